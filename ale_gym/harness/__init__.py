@@ -1,0 +1,1 @@
+"""Running many episodes: agents, runners, recording and reports."""

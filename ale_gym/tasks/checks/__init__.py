@@ -1,0 +1,1 @@
+"""Reusable domain checkers shared by tasks."""
