@@ -137,9 +137,12 @@ CONSTRUCTORS: dict[str, Callable[..., Action]] = {
 
 
 class ActionSpace(spaces.Dict):
-    """The unified action space; `sample()` draws only harmless actions (move, scroll, wait)."""
+    """The unified action space; `sample()` draws only harmless actions (pointer moves, scrolls, waits).
 
-    def __init__(self, width: int = 1280, height: int = 800, seed: Any = None) -> None:
+    Without a desktop (`gui=False`) GUI actions are invalid, so samples are waits and no-op shell commands.
+    """
+
+    def __init__(self, width: int = 1280, height: int = 800, gui: bool = True, seed: Any = None) -> None:
         super().__init__(
             {
                 "kind": spaces.Discrete(len(KINDS)),
@@ -154,10 +157,13 @@ class ActionSpace(spaces.Dict):
         )
         self.width = width
         self.height = height
+        self.gui = gui
 
     def sample(self, mask: Any = None, probability: Any = None) -> Action:  # noqa: ARG002 - Gymnasium signature
         rng = self.np_random
         choice = int(rng.integers(3))
+        if not self.gui:
+            return shell(":") if choice == 0 else wait(round(float(rng.uniform(0.0, 0.05)), 3))
         x, y = int(rng.integers(self.width)), int(rng.integers(self.height))
         if choice == 0:
             return move(x, y)
