@@ -12,6 +12,7 @@ import importlib.util
 import time
 import warnings
 from pathlib import Path
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -64,6 +65,35 @@ def make_jail(sandbox: str, workspace: Path, display: str | None, hide_paths: li
     return make_bwrap_jail(sandbox=sandbox, workspace=workspace, display=display, hide_paths=hide_paths)
 
 
+class Timings(Mapping[str, Any]):
+    """Seconds spent in each phase of a step: a read-only mapping in `info["timings"]`.
+
+    Wall-clock figures are measurements, not environment state: two timings compare equal when they
+    measured the same phases, so runs of the same seed and actions have equivalent infos (as
+    Gymnasium's determinism checks require) while the figures stay available to read.
+    """
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = dict(values)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Timings) and other._values.keys() == self._values.keys()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Timings({self._values!r})"
+
+
 class AleEnv(gym.Env):
     """A professional workflow as a Gymnasium environment.
 
@@ -78,13 +108,18 @@ class AleEnv(gym.Env):
         render_mode: "rgb_array" (the frame) or "ansi" (the terminal text).
         terminal_chars / files_chars: observation text budgets; longer text keeps head and tail.
         action_timeout: default time limit of a shell or Python action, in seconds.
+        max_steps: the step budget (default: the card's, also registered as max_episode_steps). At
+            the budget the env runs the final, submit-only checks and truncates; a shorter
+            `make(..., max_episode_steps=N)` truncates from outside without them, so prefer this.
+        time_limit_s: the wall-clock budget (default: the card's), judged the same way.
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 2}
 
     def __init__(self, task_id: str, tier: str | None = None, gui: bool | None = None, sandbox: str = "bwrap",
                  render_mode: str | None = None, terminal_chars: int = 16_000, files_chars: int = 8_000,
-                 instruction_chars: int = 32_000, action_timeout: float = 120.0) -> None:
+                 instruction_chars: int = 32_000, action_timeout: float = 120.0, max_steps: int | None = None,
+                 time_limit_s: float | None = None) -> None:
         entry = get_entry(task_id)
         self.card = entry.card
         self.task = load_task(entry)
@@ -108,6 +143,10 @@ class AleEnv(gym.Env):
         self.terminal_chars = terminal_chars
         self.files_chars = files_chars
         self.action_timeout = float(action_timeout)
+        self.max_steps = int(max_steps) if max_steps is not None else self.card.max_steps
+        self.time_limit_s = float(time_limit_s) if time_limit_s is not None else self.card.time_limit_s
+        if self.max_steps < 1 or self.time_limit_s <= 0:
+            raise ValueError("max_steps and time_limit_s must be positive")
         width, height = self.card.resolution
         self.observation_space = observation_space(width, height, terminal_chars=terminal_chars,
                                                    files_chars=files_chars, instruction_chars=instruction_chars)
@@ -208,9 +247,8 @@ class AleEnv(gym.Env):
         timings["action"] = time.perf_counter() - start
         self._steps += 1
         submitted = kind == "submit"
-        out_of_time = time.monotonic() - self._started >= self.card.time_limit_s
-        max_steps = self.spec.max_episode_steps if self.spec is not None and self.spec.max_episode_steps else self.card.max_steps
-        out_of_steps = self._steps >= max_steps
+        out_of_time = time.monotonic() - self._started >= self.time_limit_s
+        out_of_steps = self._steps >= self.max_steps
         final = submitted or out_of_time or out_of_steps
         check_start = time.perf_counter()
         phi = self._book.evaluate(self._check_context(), final=final)
@@ -292,7 +330,7 @@ class AleEnv(gym.Env):
             "full_pass": self._book.full_pass,
             "status": "checker_error" if errors else "ok",
             "exit_code": exit_code,
-            "timings": {k: round(v, 6) for k, v in timings.items()},
+            "timings": Timings({**{k: round(v, 6) for k, v in timings.items()}, "checkers": self._book.seconds()}),
         }
         if errors:
             info["checker_errors"] = errors

@@ -9,6 +9,7 @@ budget, and the shared-memory codec stores code points.
 from __future__ import annotations
 
 import multiprocessing as mp
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
@@ -53,10 +54,39 @@ def _create_unicode_shared_memory(space: UnicodeText, n: int = 1, ctx: ModuleTyp
     return ctx.Array(np.dtype(np.int32).char, n * (space.max_length + 1))
 
 
+class SharedTextView(Sequence[str]):
+    """A live view of n strings in shared memory, like the array views Gymnasium keeps for Boxes.
+
+    AsyncVectorEnv reads its shared buffers once, at construction, and deep-copies that result after
+    every step; strings decoded at construction would be stale forever. This view decodes on access,
+    and a deep copy freezes the current strings into a tuple.
+    """
+
+    def __init__(self, data: np.ndarray) -> None:
+        self._data = data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        row = self._data[index]
+        return row[1 : 1 + row[0]].tobytes().decode("utf-32-le")
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> tuple[str, ...]:
+        return tuple(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, (tuple, SharedTextView)) and tuple(self) == tuple(other)
+
+    def __repr__(self) -> str:
+        return f"SharedTextView({tuple(self)!r})"
+
+
 @_shm.read_from_shared_memory.register(UnicodeText)
-def _read_unicode_from_shared_memory(space: UnicodeText, shared_memory: Any, n: int = 1) -> tuple[str, ...]:
-    data = np.frombuffer(shared_memory.get_obj(), dtype=np.int32).reshape((n, space.max_length + 1))
-    return tuple("".join(map(chr, row[1 : 1 + row[0]])) for row in data)
+def _read_unicode_from_shared_memory(space: UnicodeText, shared_memory: Any, n: int = 1) -> SharedTextView:
+    return SharedTextView(np.frombuffer(shared_memory.get_obj(), dtype=np.int32).reshape((n, space.max_length + 1)))
 
 
 @_shm.write_to_shared_memory.register(UnicodeText)

@@ -113,6 +113,10 @@ class MilestoneBook:
     def errors(self) -> dict[str, str]:
         return {mid: s.error for mid, s in self.states.items() if s.error}
 
+    def seconds(self) -> dict[str, float]:
+        """How long each milestone's checker took the last time it ran."""
+        return {mid: round(s.seconds, 6) for mid, s in self.states.items()}
+
     def report(self) -> dict[str, dict[str, Any]]:
         return {
             mid: {
@@ -121,7 +125,6 @@ class MilestoneBook:
                 "weight": s.weight,
                 "detail": s.verdict.detail if not s.error else s.error.strip().splitlines()[-1],
                 "checked": s.checked,
-                "seconds": round(s.seconds, 4),
                 **({"metrics": s.verdict.metrics} if s.verdict.metrics else {}),
             }
             for mid, s in self.states.items()
