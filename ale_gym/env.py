@@ -26,7 +26,7 @@ from ale_gym.runtime.terminal_frame import TerminalFrame
 from ale_gym.runtime.text import cut_middle
 from ale_gym.runtime.workspace import EpisodeDirs, list_files
 from ale_gym.spaces import observation_space
-from ale_gym.tasks.base import CheckContext, GenContext, Instance
+from ale_gym.tasks.base import Cheat, CheckContext, GenContext, Instance
 from ale_gym.tasks.milestones import MilestoneBook
 from ale_gym.tasks.registry import get_entry, load_task
 
@@ -346,12 +346,25 @@ class AleEnv(gym.Env):
             return self._terminal
         return None
 
-    # -- teardown -------------------------------------------------------------------------------
+    # -- for validation, demos and notebooks -----------------------------------------------------
     @property
     def workspace(self) -> Path | None:
         """The host path of this episode's workspace (for notebooks and debugging)."""
         return self._dirs.workspace if self._dirs is not None else None
 
+    def oracle_actions(self) -> list[A.Action]:
+        """The task's scripted solution for the current episode."""
+        if self._instance is None:
+            raise RuntimeError("call reset() first")
+        return self.task.oracle(self._instance, self._episode_tier)
+
+    def cheat_list(self) -> list[Cheat]:
+        """The task's plausible-but-wrong deliverables for the current episode, each naming its catcher."""
+        if self._instance is None:
+            raise RuntimeError("call reset() first")
+        return self.task.cheats(self._instance, self._episode_tier)
+
+    # -- teardown -------------------------------------------------------------------------------
     def _end_episode(self) -> None:
         for part in (self._shell, self._python):
             if part is not None:

@@ -76,12 +76,14 @@ class Shell:
         if self.child is None:
             return
         child, self.child = self.child, None
-        for pid in _descendants(child.pid):
+        for pid in [child.pid, *_descendants(child.pid)]:
             _kill(pid)
+        child.ptyproc.delayafterclose = 0.0  # everything is already killed: no need to wait politely
+        child.ptyproc.delayafterterminate = 0.0
         try:
             child.close(force=True)
         except (OSError, pexpect.ExceptionPexpect):
-            _kill(child.pid)
+            pass
 
     # -- commands ------------------------------------------------------------------------------
     def _sentinel_command(self) -> str:

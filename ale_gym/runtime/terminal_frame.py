@@ -31,38 +31,55 @@ def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 class TerminalFrame:
-    """Keeps the recent transcript and renders its tail to an (H, W, 3) uint8 frame."""
+    """A scrolling terminal drawn into a numpy canvas: appending draws only the new lines."""
 
-    def __init__(self, width: int, height: int, max_lines: int = 400) -> None:
+    MARGIN = 8
+
+    def __init__(self, width: int, height: int) -> None:
         self.width = width
         self.height = height
-        self.max_lines = max_lines
-        self.lines: list[tuple[str, bool]] = []
-        self._frame: np.ndarray | None = None
+        font = _font()
+        self.line_height = FONT_SIZE + 4
+        self.columns = max(10, (width - 2 * self.MARGIN) // max(1, int(font.getlength("M"))))
+        self.capacity = max(1, (height - 2 * self.MARGIN) // self.line_height)
+        self._blank = np.empty((height, width, 3), dtype=np.uint8)
+        self._blank[:] = BACKGROUND
+        self.canvas = self._blank.copy()
+        self.rows_used = 0
 
     def clear(self) -> None:
-        self.lines = []
-        self._frame = None
+        np.copyto(self.canvas, self._blank)
+        self.rows_used = 0
 
-    def append(self, text: str, *, command: bool = False) -> None:
-        font = _font()
-        cell = max(1, int(font.getlength("M")))
-        columns = max(10, (self.width - 16) // cell)
+    def _wrap(self, text: str) -> list[str]:
+        lines = []
         for raw in text.split("\n"):
             raw = raw.expandtabs(4)
-            for start in range(0, max(1, len(raw)), columns):
-                self.lines.append((raw[start:start + columns], command))
-        del self.lines[: max(0, len(self.lines) - self.max_lines)]
-        self._frame = None
+            lines.extend(raw[start:start + self.columns] for start in range(0, max(1, len(raw)), self.columns))
+        return lines
+
+    def append(self, text: str, *, command: bool = False) -> None:
+        lines = self._wrap(text)[-self.capacity:]
+        overflow = self.rows_used + len(lines) - self.capacity
+        top, step = self.MARGIN, self.line_height
+        if overflow > 0:
+            keep = self.capacity - overflow
+            if keep > 0:
+                self.canvas[top:top + keep * step] = self.canvas[top + overflow * step:top + self.capacity * step]
+            self.canvas[top + max(keep, 0) * step:top + self.capacity * step] = BACKGROUND
+            self.rows_used = max(keep, 0)
+        colour = COMMAND if command else FOREGROUND
+        for line in lines:
+            y = top + self.rows_used * step
+            self.canvas[y:y + step] = self._draw_line(line, colour)
+            self.rows_used += 1
+
+    def _draw_line(self, line: str, colour: tuple[int, int, int]) -> np.ndarray:
+        strip = Image.new("RGB", (self.width, self.line_height), BACKGROUND)
+        if line.strip():
+            ImageDraw.Draw(strip).text((self.MARGIN, 2), line, font=_font(), fill=colour)
+        return np.asarray(strip, dtype=np.uint8)
 
     def render(self) -> np.ndarray:
-        if self._frame is None:
-            image = Image.new("RGB", (self.width, self.height), BACKGROUND)
-            draw = ImageDraw.Draw(image)
-            font = _font()
-            line_height = FONT_SIZE + 4
-            visible = self.lines[-max(1, (self.height - 16) // line_height):]
-            for row, (line, is_command) in enumerate(visible):
-                draw.text((8, 8 + row * line_height), line, font=font, fill=COMMAND if is_command else FOREGROUND)
-            self._frame = np.asarray(image, dtype=np.uint8)
-        return self._frame
+        """The current frame (the live canvas: copy it before keeping it)."""
+        return self.canvas
