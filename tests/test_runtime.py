@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import resource
 
+import numpy as np
+
 import pytest
 
 from ale_gym import actions as A
@@ -115,3 +117,19 @@ def test_terminal_budget_keeps_head_and_tail(sandbox):
     assert text.startswith("line 0\n") and text.rstrip().endswith("line 999")
     assert "characters cut" in text and len(text) <= 500
     env.close()
+
+
+def test_terminal_frame_scrolls_like_a_terminal():
+    from ale_gym.runtime.terminal_frame import TerminalFrame
+
+    frame = TerminalFrame(320, 120)
+    blank = frame.render().copy()
+    for count in (1, frame.capacity - 1, frame.capacity, 3 * frame.capacity, 2):
+        frame.append("\n".join(f"line {i}" for i in range(count)))
+        assert frame.rows_used <= frame.capacity
+    assert not np.array_equal(frame.render(), blank)
+    # The last line drawn is the bottom row in use; rows below it stay blank.
+    bottom = frame.MARGIN + frame.rows_used * frame.line_height
+    assert np.array_equal(frame.render()[bottom:], blank[bottom:])
+    frame.clear()
+    assert np.array_equal(frame.render(), blank)

@@ -63,11 +63,11 @@ class TerminalFrame:
         overflow = self.rows_used + len(lines) - self.capacity
         top, step = self.MARGIN, self.line_height
         if overflow > 0:
-            keep = self.capacity - overflow
-            if keep > 0:
-                self.canvas[top:top + keep * step] = self.canvas[top + overflow * step:top + self.capacity * step]
-            self.canvas[top + max(keep, 0) * step:top + self.capacity * step] = BACKGROUND
-            self.rows_used = max(keep, 0)
+            remaining = self.rows_used - overflow  # old rows that stay visible, scrolled up
+            if remaining > 0:
+                self.canvas[top:top + remaining * step] = self.canvas[top + overflow * step:top + self.rows_used * step]
+            self.canvas[top + remaining * step:top + self.capacity * step] = self._blank[top + remaining * step:top + self.capacity * step]
+            self.rows_used = remaining
         colour = COMMAND if command else FOREGROUND
         for line in lines:
             y = top + self.rows_used * step
