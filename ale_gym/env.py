@@ -207,7 +207,7 @@ class AleEnv(gym.Env):
             if self._desktop is not None:
                 for app in self._instance.open_at_reset:
                     argv, env = self._jail.command(list(app.argv))
-                    self._desktop.launch(argv, env)
+                    self._desktop.launch(argv, env, cwd=self._dirs.workspace)
                     self._desktop.wait_for_window(app.window_title)
         except BaseException:
             self._end_episode()

@@ -26,7 +26,11 @@ RUN_OUTPUT_LIMIT = 1 << 20
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of jailed processes (applied with prlimit)."""
+    """Resource limits of jailed processes, set (soft = hard) before the jail starts.
+
+    Address space, file size, open files and CPU seconds bind each process; the process count binds the
+    whole episode, because each bubblewrap jail runs as a host uid of its own (see `bwrap`).
+    """
 
     address_space: int = 8 << 30
     processes: int = 512
@@ -53,6 +57,7 @@ def base_environment(home: str, display: str | None) -> dict[str, str]:
         env["PATH"] = os.path.join(venv, "bin") + os.pathsep + env["PATH"]
     if display:
         env["DISPLAY"] = display
+        env["XAUTHORITY"] = "/dev/null"  # the episode's Xvfb has no auth; Xlib clients must not look for a cookie
     return env
 
 

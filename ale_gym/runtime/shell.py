@@ -83,7 +83,11 @@ class Shell:
         try:
             child.close(force=True)
         except (OSError, pexpect.ExceptionPexpect):
-            pass
+            pass  # the jail's outer process can take a moment to die after SIGKILL: reap it below
+        try:
+            os.waitpid(child.pid, 0)
+        except ChildProcessError:
+            pass  # already reaped by pexpect
 
     # -- commands ------------------------------------------------------------------------------
     def _sentinel_command(self) -> str:
