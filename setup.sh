@@ -18,6 +18,7 @@ DEBIAN_PACKAGES=(
   iverilog verilator yosys gtkwave             # hardware verification
   librecad                                     # CNC drawings on the desktop
   gnumeric                                     # spreadsheets (ssconvert) on the desktop
+  chromium                                     # opening HTML reports in tests
 )
 
 as_root() {
