@@ -1,6 +1,6 @@
 """Play one episode of a task with its oracle, printing each step's reward and milestone progress.
 
-    python examples/run_episode.py [TASK_ID] [--tier TIER] [--seed SEED] [--gui]
+    python examples/run_episode.py [TASK_ID] [--tier TIER] [--seed SEED] [--gui | --no-gui]
 
 This is what an agent loop looks like: reset, then act on observations until terminated or truncated.
 Here the "agent" is the task's own scripted solution, read from the task like any other action list.
@@ -28,12 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("task", nargs="?", default=DEFAULT_TASK)
     parser.add_argument("--tier", default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--gui", action="store_true", help="run the episode's virtual desktop")
+    parser.add_argument("--gui", action=argparse.BooleanOptionalAction, default=None,
+                        help="run the episode's virtual desktop (default: the task card's choice)")
     args = parser.parse_args(argv)
 
     env = gym.make(args.task, tier=args.tier, gui=args.gui)
     observation, info = env.reset(seed=args.seed)
-    print(f"{args.task}  tier={info['tier']}  seed={info['seed']}")
+    print(f"{args.task}  tier={info['tier']}  seed={info['seed']}  desktop={env.unwrapped.gui}")
+    if "windows" in info:
+        print("windows:", ", ".join(w["title"] for w in info["windows"]) or "none")
     print("instruction:", observation["instruction"].splitlines()[0])
     print("workspace:", ", ".join(line.split("\t")[0] for line in observation["files"].splitlines()))
     oracle = env.unwrapped.oracle_actions()

@@ -7,6 +7,7 @@ milestone that breaks again costs the reward it earned.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import hashlib
 import time
@@ -125,7 +126,7 @@ class MilestoneBook:
                 "weight": s.weight,
                 "detail": s.verdict.detail if not s.error else s.error.strip().splitlines()[-1],
                 "checked": s.checked,
-                **({"metrics": s.verdict.metrics} if s.verdict.metrics else {}),
+                **({"metrics": copy.deepcopy(s.verdict.metrics)} if s.verdict.metrics else {}),
             }
             for mid, s in self.states.items()
         }
