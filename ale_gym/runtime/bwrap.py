@@ -406,6 +406,13 @@ class BwrapJail(Jail):
         args += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu",
                  "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
                  "--tmpfs", "/run", "--tmpfs", "/var/tmp"]
+        # The private /tmp and home go on before the interpreter, which may live below them (a checkout
+        # cloned under /tmp with its .venv inside): its bind then lands on top of them, not under them.
+        if private_state:
+            args += ["--perms", "0700", "--tmpfs", HOME_INSIDE, "--perms", "1777", "--tmpfs", "/tmp"]
+        else:
+            args += ["--bind", {"src": str(self._state / "home")}, HOME_INSIDE,
+                     "--bind", {"src": str(self._state / "tmp")}, "/tmp"]
         # A mask holding the interpreter (a checkout under /opt with its .venv inside) goes on first and
         # the interpreter is bound back into it; every other mask goes on top of the interpreter's folders.
         holders = [m for m in self._masks if any(_is_within(root, m) for root in self._python)]
@@ -425,11 +432,6 @@ class BwrapJail(Jail):
                 args += ["--ro-bind", "/dev/null", str(mask)]
         args += ["--ro-bind", {"src": str(self._state / "passwd")}, "/etc/passwd",
                  "--ro-bind", {"src": str(self._state / "group")}, "/etc/group"]
-        if private_state:
-            args += ["--perms", "0700", "--tmpfs", HOME_INSIDE, "--perms", "1777", "--tmpfs", "/tmp"]
-        else:
-            args += ["--bind", {"src": str(self._state / "home")}, HOME_INSIDE,
-                     "--bind", {"src": str(self._state / "tmp")}, "/tmp"]
         socket_path = display_socket(self.display)
         if socket_path is not None and socket_path.exists():
             args += ["--ro-bind", {"src": str(socket_path)}, str(socket_path)]
