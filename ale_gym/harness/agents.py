@@ -13,14 +13,13 @@ plays the task's scripted solution. Anything else loads from `package.module:Cla
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 
 from ale_gym import actions as A
+from ale_gym.tasks.registry import import_file
 
 
 @runtime_checkable
@@ -101,17 +100,7 @@ def _load_class(spec: str) -> type:
         if not path.is_file():
             raise ValueError(f"agent {spec!r}: no file {path}")
         module_name = f"ale_gym_agent_{path.stem}_{abs(hash(str(path))):x}"
-        module = sys.modules.get(module_name)
-        if module is None:
-            file_spec = importlib.util.spec_from_file_location(module_name, path)
-            assert file_spec is not None and file_spec.loader is not None
-            module = importlib.util.module_from_spec(file_spec)
-            sys.modules[module_name] = module
-            try:
-                file_spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[module_name]
-                raise
+        module = import_file(path, module_name)
     else:
         try:
             module = importlib.import_module(location)

@@ -12,6 +12,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import gymnasium
 
@@ -128,12 +129,11 @@ def all_entries() -> list[TaskEntry]:
     return [(_TASKS[k]) for k in sorted(_TASKS)]
 
 
-def load_task(entry: TaskEntry) -> Task:
-    """Import task.py and instantiate its Task subclass."""
-    module_name = f"ale_gym_task_{entry.folder.name}_{abs(hash(str(entry.folder.resolve()))):x}"
+def import_file(path: Path, module_name: str) -> ModuleType:
+    """Import a Python file by path once per process, under `module_name`."""
     module = sys.modules.get(module_name)
     if module is None:
-        spec = importlib.util.spec_from_file_location(module_name, entry.folder / "task.py")
+        spec = importlib.util.spec_from_file_location(module_name, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
@@ -142,6 +142,13 @@ def load_task(entry: TaskEntry) -> Task:
         except BaseException:
             del sys.modules[module_name]
             raise
+    return module
+
+
+def load_task(entry: TaskEntry) -> Task:
+    """Import task.py and instantiate its Task subclass."""
+    module_name = f"ale_gym_task_{entry.folder.name}_{abs(hash(str(entry.folder.resolve()))):x}"
+    module = import_file(entry.folder / "task.py", module_name)
     classes = [v for v in vars(module).values()
                if isinstance(v, type) and issubclass(v, Task) and v is not Task and v.__module__ == module_name]
     if len(classes) != 1:
