@@ -427,3 +427,30 @@ def test_concurrent_jails_from_threads(tmp_path):
     for thread in threads:
         thread.join(timeout=120)
     assert sorted(results) == ["0", "1", "2", "3"]
+
+
+def test_local_package_mirrors_pip_is_configured_with_are_hidden(tmp_path, monkeypatch, workspace):
+    """A hidden dataset package must not be readable as a wheel in a local mirror either."""
+    mirror = Path("/opt") / f"ale-test-mirror-{os.getpid()}"
+    if os.geteuid() != 0:
+        pytest.skip("needs to create a folder under /opt")
+    (mirror / "simple").mkdir(parents=True)
+    (mirror / "files").mkdir()
+    (mirror / "files" / "secret_data-1.0-py3-none-any.whl").write_text("future observations\n")
+    wheels = Path("/opt") / f"ale-test-wheels-{os.getpid()}"
+    wheels.mkdir()
+    (wheels / "other-1.0-py3-none-any.whl").write_text("more\n")
+    try:
+        monkeypatch.setenv("PIP_EXTRA_INDEX_URL", f"file://{mirror}/simple")
+        monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+        bwrap.local_package_sources.cache_clear()
+        assert {mirror, wheels} <= set(bwrap.local_package_sources())
+        with BwrapJail(workspace) as jailed:
+            result = jailed.run(["bash", "-c", f"cat {mirror}/files/*.whl {wheels}/*.whl; ls {mirror} {wheels}"],
+                                cwd=workspace, timeout=30)
+        assert "future observations" not in result.stdout and "more" not in result.stdout
+        assert "secret_data" not in result.stdout
+    finally:
+        bwrap.local_package_sources.cache_clear()
+        shutil.rmtree(mirror, ignore_errors=True)
+        shutil.rmtree(wheels, ignore_errors=True)

@@ -230,6 +230,45 @@ def python_roots() -> list[Path]:
     return [p for p in roots if not any(q != p and _is_within(p, q) for q in roots)]
 
 
+PIP_SOURCE_KEYS = ("find-links", "index-url", "extra-index-url")
+
+
+@functools.lru_cache(maxsize=1)
+def local_package_sources() -> tuple[Path, ...]:
+    """Local package mirrors and wheel folders pip is configured with.
+
+    A dataset package a task hides (vega_datasets, say) would still be readable inside the jail as a
+    wheel in a local mirror, so the folders behind pip's find-links and file:// indexes are masked too.
+    """
+    import configparser
+
+    home = Path(os.path.expanduser("~"))
+    files = [Path("/etc/pip.conf"), Path("/etc/xdg/pip/pip.conf"), home / ".pip" / "pip.conf",
+             home / ".config" / "pip" / "pip.conf", Path(sys.prefix) / "pip.conf"]
+    files += [Path(d) / "pip" / "pip.conf" for d in os.environ.get("XDG_CONFIG_DIRS", "").split(os.pathsep) if d]
+    if os.environ.get("PIP_CONFIG_FILE"):
+        files.append(Path(os.environ["PIP_CONFIG_FILE"]))
+    values: list[str] = [os.environ.get("PIP_" + key.upper().replace("-", "_"), "") for key in PIP_SOURCE_KEYS]
+    for file in files:
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(file)
+        except (configparser.Error, OSError, UnicodeDecodeError):
+            continue
+        for section in parser.sections():
+            values += [parser.get(section, key) for key in PIP_SOURCE_KEYS if parser.has_option(section, key)]
+    found = []
+    for item in " ".join(values).split():
+        path = Path(item[len("file://"):]) if item.startswith("file://") else Path(item) if item.startswith("/") else None
+        if path is None:
+            continue
+        if path.name == "simple":  # an index's pages point into its parent (…/files/*.whl)
+            path = path.parent
+        if path.is_dir() and path != Path("/"):
+            found.append(path.resolve())
+    return tuple(found)
+
+
 def sensitive_paths() -> list[Path]:
     """Host paths the agent must never see: the ale_gym installation, its checkout and every task folder."""
     import ale_gym
@@ -245,6 +284,7 @@ def sensitive_paths() -> list[Path]:
             found.append(parent)
             break
     found.append(Path(tempfile.gettempdir()).resolve())
+    found += local_package_sources()
     return found
 
 
