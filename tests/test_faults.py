@@ -101,7 +101,7 @@ def test_fork_bombs_are_bounded_and_the_episode_recovers(env):
         watcher.join()
     assert peak[0] <= limit
     out, _ = run(env, A.shell("ls | wc -l"))
-    assert out == "1"
+    assert out.split("\n")[-1] == "1"  # bash may first report the bomb's background job as Done, as a terminal does
 
 
 def test_a_memory_hog_is_stopped_and_reported(env):
